@@ -1,0 +1,34 @@
+/*
+ * cli.h - the subcommands of the `apivector` binary and what they share.
+ *
+ * Exit codes of every subcommand: 0 ok, 1 input error (a file, DB, dump,
+ * collection or vector that cannot be used), 2 usage error.
+ */
+#ifndef APIVECTOR_CLI_H
+#define APIVECTOR_CLI_H
+
+#include <stdint.h>
+
+#include "winapi.h"
+
+#define CLI_OK 0
+#define CLI_INPUT 1
+#define CLI_USAGE 2
+
+int cliScanMain(int argc, char **argv);
+int cliMatchMain(int argc, char **argv);
+
+/* Parses a decimal or 0x-prefixed hexadecimal uint64; 0 on success. */
+int cliParseU64(const char *s, uint64_t *out);
+
+/* The WinApi1024 path: --winapi, else $APIVECTOR_WINAPI1024, else the
+ * ApiScout data folder the binary was built with. */
+const char *cliWinapiPath(const char *flag_value);
+
+/* Loads the WinApi1024 table; prints the error and returns NULL on failure. */
+winapi_table *cliLoadWinapi(const char *path);
+
+/* Prints "apivector <cmd>: <msg>" to stderr. */
+void cliError(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
