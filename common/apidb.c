@@ -21,8 +21,7 @@ void apidbFree(apidb *db) {
     free(db->dlls);
     free(db->strings);
     free(db->norms);
-    free(db->slot_keys);
-    free(db->slot_vals);
+    free(db->slots);
     free(db);
 }
 
@@ -82,23 +81,41 @@ void apidbNormPair(const apidb *db, uint32_t id, const char **dll, size_t *dll_l
 size_t apidbFootprint(const apidb *db) {
     return sizeof(*db) + strlen(db->os_name) + 1 + db->nentries * sizeof(apidb_entry) +
            db->ndlls * sizeof(apidb_dll) + db->strings_len + db->nnorms * sizeof(apidb_norm) +
-           (db->slot_mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t));
+           (db->slot_mask + 1) * sizeof(apidb_slot);
 }
 
-static inline uint64_t apidbSlot(const apidb *db, uint64_t address) {
+static inline uint64_t apidbHash(const apidb *db, uint64_t address) {
     return (address * 0x9E3779B97F4A7C15ULL) >> db->slot_shift;
 }
 
-const apidb_entry *apidbFind(const apidb *db, uint64_t address, unsigned bitness) {
-    for (uint64_t s = apidbSlot(db, address);; s = (s + 1) & db->slot_mask) {
-        uint32_t v = db->slot_vals[s];
+uint64_t apidbSlot(const apidb *db, uint64_t address) {
+    uint64_t s = apidbHash(db, address);
+    __builtin_prefetch(&db->slots[s]);
+    return s;
+}
+
+const apidb_entry *apidbFindAt(const apidb *db, uint64_t address, unsigned bitness, uint64_t s) {
+    for (;; s = (s + 1) & db->slot_mask) {
+        uint32_t v = db->slots[s].val;
         if (v == 0)
             return NULL;
-        if (db->slot_keys[s] == address) {
+        if (db->slots[s].key == address) {
             const apidb_entry *e = &db->entries[v - 1];
             return db->dlls[e->dll].bitness == bitness ? e : NULL;
         }
     }
+}
+
+const apidb_entry *apidbFind(const apidb *db, uint64_t address, unsigned bitness) {
+    return apidbFindAt(db, address, bitness, apidbHash(db, address));
+}
+
+const uint64_t *apidbByteSet(const apidb *db, int which) {
+    return which == 3 ? db->byteset32_3 : (which == 5 ? db->byteset64_5 : db->byteset64_7);
+}
+
+static void byteSetAdd(uint64_t *set, unsigned byte) {
+    set[byte >> 6] |= 1ULL << (byte & 63);
 }
 
 /* Only entries the reference could report are indexed: its crawl requires a
@@ -120,32 +137,36 @@ av_status apidbIndexBuild(apidb *db, char *err, size_t errlen) {
     while (((size_t)1 << bits) < indexed * 2)
         bits++;
     size_t cap = (size_t)1 << bits;
-    free(db->slot_keys);
-    free(db->slot_vals);
-    db->slot_keys = malloc(cap * sizeof(uint64_t));
-    db->slot_vals = calloc(cap, sizeof(uint32_t));
-    if (!db->slot_keys || !db->slot_vals)
+    free(db->slots);
+    db->slots = calloc(cap, sizeof(apidb_slot));
+    if (!db->slots)
         return avErrorf(err, errlen, AV_ERR_NOMEM, "DB %s: out of memory for the index",
                         db->os_name);
     db->slot_mask = cap - 1;
     db->slot_shift = 64 - bits;
     memset(db->filter32, 0, sizeof(db->filter32));
     memset(db->filter64, 0, sizeof(db->filter64));
+    memset(db->byteset32_3, 0, sizeof(db->byteset32_3));
+    memset(db->byteset64_5, 0, sizeof(db->byteset64_5));
+    memset(db->byteset64_7, 0, sizeof(db->byteset64_7));
     for (size_t i = 0; i < db->nentries; i++) {
         const apidb_entry *e = &db->entries[i];
         if (!apidbIndexable(db, e))
             continue;
-        uint64_t s = apidbSlot(db, e->address);
-        while (db->slot_vals[s])
+        uint64_t s = apidbHash(db, e->address);
+        while (db->slots[s].val)
             s = (s + 1) & db->slot_mask;
-        db->slot_keys[s] = e->address;
-        db->slot_vals[s] = (uint32_t)(i + 1);
+        db->slots[s].key = e->address;
+        db->slots[s].val = (uint32_t)(i + 1);
         if (db->dlls[e->dll].bitness == 32) {
             uint32_t k = (uint32_t)(e->address >> 16);
             db->filter32[k >> 6] |= 1ULL << (k & 63);
+            byteSetAdd(db->byteset32_3, (unsigned)(e->address >> 24) & 0xFF);
         } else {
             uint32_t k = apidbFold64(e->address);
             db->filter64[k >> 6] |= 1ULL << (k & 63);
+            byteSetAdd(db->byteset64_5, (unsigned)(e->address >> 40) & 0xFF);
+            byteSetAdd(db->byteset64_7, (unsigned)(e->address >> 56) & 0xFF);
         }
     }
     return AV_OK;

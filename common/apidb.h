@@ -72,6 +72,17 @@ unsigned apidbEntryBitness(const apidb *db, const apidb_entry *e);
  * bitness, or NULL. */
 const apidb_entry *apidbFind(const apidb *db, uint64_t address, unsigned bitness);
 
+/* The same lookup in two steps, so the crawl can prefetch the slots of a
+ * batch of candidates before probing them: apidbSlot() computes where the
+ * probe starts and prefetches it, apidbFindAt() probes from there. */
+uint64_t apidbSlot(const apidb *db, uint64_t address);
+const apidb_entry *apidbFindAt(const apidb *db, uint64_t address, unsigned bitness, uint64_t slot);
+
+/* Byte sets (256 bits each) for a SIMD pre-filter: which values byte 3 of a
+ * 32-bit export address takes (which = 3), and bytes 5 and 7 of a 64-bit one
+ * (which = 5, 7). */
+const uint64_t *apidbByteSet(const apidb *db, int which);
+
 /* The crawl's pre-filters: 1024 words each, see the file comment. */
 const uint64_t *apidbFilter32(const apidb *db);
 const uint64_t *apidbFilter64(const apidb *db);

@@ -7,6 +7,12 @@
 
 #include "apidb.h"
 
+typedef struct apidb_slot {
+    uint64_t key;
+    uint32_t val; /* entry index + 1; 0 = empty slot */
+    uint32_t pad;
+} apidb_slot;
+
 typedef struct apidb_dll {
     uint32_t name;    /* offset of the stripped DLL key in the string arena */
     uint32_t bitness; /* 32 or 64 */
@@ -30,12 +36,14 @@ struct apidb {
     size_t exports_read;
     int has64;
     /* crawl index, rebuilt from the above by apidbIndexBuild() */
-    uint64_t *slot_keys;
-    uint32_t *slot_vals; /* entry index + 1; 0 = empty slot */
+    apidb_slot *slots; /* open addressing, key and entry side by side: one miss */
     uint64_t slot_mask;
     unsigned slot_shift;
     uint64_t filter32[1024];
     uint64_t filter64[1024];
+    uint64_t byteset32_3[4]; /* byte 3 of the 32-bit addresses */
+    uint64_t byteset64_5[4]; /* bytes 5 and 7 of the 64-bit addresses */
+    uint64_t byteset64_7[4];
 };
 
 /* Builds the hash and the filters; call once entries and dlls are final. */

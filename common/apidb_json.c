@@ -101,7 +101,7 @@ static av_status loaderExport(json_loader *L, json_t *exp, const char *dll_key, 
     } else if (!name || json_is_null(name) || json_is_string(name)) {
         /* The reference formats a missing name (Python None) and the string
          * "None" alike as None<ordinal>. */
-        json_int_t ord;
+        json_int_t ord = 0;
         if ((st = loaderInt(L, exp, "ordinal", where, 1, &ord)) != AV_OK)
             return st;
         api_len = (size_t)snprintf(buf, sizeof(buf), "None<%lld>", (long long)ord);

@@ -70,7 +70,7 @@ static av_status normArenaMsvcrt(apidb *db, uint32_t *off, char *err, size_t err
 }
 
 av_status apidbNormalize(apidb *db, char *err, size_t errlen) {
-    uint32_t msvcrt;
+    uint32_t msvcrt = 0;
     av_status st = normArenaMsvcrt(db, &msvcrt, err, errlen);
     if (st != AV_OK)
         return st;

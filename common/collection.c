@@ -84,7 +84,7 @@ static int growArray(void **p, size_t *cap, size_t need, size_t size) {
 
 static void collectionWarn(collection *c, const char *source, size_t line, const char *why) {
     if (c->nwarnings < COLLECTION_MAX_WARNINGS) {
-        char buf[AV_ERRLEN];
+        char buf[2 * AV_ERRLEN];
         snprintf(buf, sizeof(buf), "%s:%zu: %s", source, line, why);
         c->warnings[c->nwarnings] = strdup(buf);
         if (!c->warnings[c->nwarnings])
