@@ -13,7 +13,8 @@
  *           u64 ndlls, u64 nnorms, u64 strings_len, u32 os_name_len,
  *           u32 flags (bit 0: has 64-bit DLLs), u64 exports_read, 16 reserved
  *   payload os_name + NUL, dlls, norms, entries, string arena
- * The checksum is a 64-bit multiply-xor hash over 8-byte words: it catches
+ * The checksum is a 64-bit multiply-xor hash over 8-byte words of the header
+ * (checksum field zeroed) and the payload: it catches
  * truncation and corruption in a cache, it is not a security measure (the
  * content sha256 the fetcher keeps is).
  */
@@ -58,6 +59,22 @@ static uint64_t packChecksum(const unsigned char *p, size_t n) {
     return h ^ (h >> 32);
 }
 
+/* The checksum covers the header (with its checksum field zeroed) and the
+ * payload, so a flipped flag or count is caught like a flipped name. */
+static uint64_t packDigest(const pack_header *h, const unsigned char *payload, size_t n) {
+    pack_header z = *h;
+    z.checksum = 0;
+    uint64_t a = packChecksum((const unsigned char *)&z, sizeof(z));
+    uint64_t b = packChecksum(payload, n);
+    return a ^ ((b << 17) | (b >> 47)) ^ 0x5851F42D4C957F2DULL;
+}
+
+static void packPut(unsigned char **p, const void *src, size_t n) {
+    if (n)
+        memcpy(*p, src, n);
+    *p += n;
+}
+
 /* Payload size for the given counts, or 0 on overflow. */
 static size_t packPayloadSize(uint64_t nentries, uint64_t ndlls, uint64_t nnorms,
                               uint64_t strings_len, uint64_t os_name_len) {
@@ -77,15 +94,11 @@ av_status apidbPack(const apidb *db, unsigned char **out, size_t *outlen, char *
     if (!buf)
         return avErrorf(err, errlen, AV_ERR_NOMEM, "DB %s: out of memory packing", db->os_name);
     unsigned char *p = buf + PACK_HEADER;
-    memcpy(p, db->os_name, os_len + 1);
-    p += os_len + 1;
-    memcpy(p, db->dlls, db->ndlls * sizeof(apidb_dll));
-    p += db->ndlls * sizeof(apidb_dll);
-    memcpy(p, db->norms, db->nnorms * sizeof(apidb_norm));
-    p += db->nnorms * sizeof(apidb_norm);
-    memcpy(p, db->entries, db->nentries * sizeof(apidb_entry));
-    p += db->nentries * sizeof(apidb_entry);
-    memcpy(p, db->strings, db->strings_len);
+    packPut(&p, db->os_name, os_len + 1);
+    packPut(&p, db->dlls, db->ndlls * sizeof(apidb_dll));
+    packPut(&p, db->norms, db->nnorms * sizeof(apidb_norm));
+    packPut(&p, db->entries, db->nentries * sizeof(apidb_entry));
+    packPut(&p, db->strings, db->strings_len);
     pack_header h = {.version = PACK_VERSION,
                      .bom = PACK_BOM,
                      .nentries = db->nentries,
@@ -96,7 +109,7 @@ av_status apidbPack(const apidb *db, unsigned char **out, size_t *outlen, char *
                      .flags = db->has64 ? 1u : 0u,
                      .exports_read = db->exports_read};
     memcpy(h.magic, PACK_MAGIC, 8);
-    h.checksum = packChecksum(buf + PACK_HEADER, payload);
+    h.checksum = packDigest(&h, buf + PACK_HEADER, payload);
     memcpy(buf, &h, sizeof(h));
     *out = buf;
     *outlen = PACK_HEADER + payload;
@@ -123,7 +136,7 @@ static av_status packCheckHeader(const unsigned char *buf, size_t len, const cha
                         "%s: compact DB size %zu does not match its header", source, len);
     if (h->strings_len == 0 || h->strings_len > UINT32_MAX || h->nentries > UINT32_MAX - 1)
         return avErrorf(err, errlen, AV_ERR_PARSE, "%s: compact DB header out of range", source);
-    if (packChecksum(buf + PACK_HEADER, payload) != h->checksum)
+    if (packDigest(h, buf + PACK_HEADER, payload) != h->checksum)
         return avErrorf(err, errlen, AV_ERR_PARSE, "%s: compact DB checksum mismatch", source);
     return AV_OK;
 }

@@ -152,6 +152,39 @@ static collection *scanLoadCollection(const char *path) {
     return c;
 }
 
+static int scanStrCompare(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Distinct strings among n (sorted in place). */
+static size_t scanDistinct(const char **s, size_t n) {
+    if (n == 0)
+        return 0;
+    qsort(s, n, sizeof(*s), scanStrCompare);
+    size_t d = 1;
+    for (size_t i = 1; i < n; i++)
+        d += strcmp(s[i - 1], s[i]) != 0;
+    return d;
+}
+
+/* The reference's closing line: distinct DLLs and APIs, and references. */
+static void scanRenderSummary(const scan_db *sd) {
+    const crawl_rows *rows = &sd->filtered;
+    const char **dlls = malloc(rows->n * sizeof(char *));
+    const char **apis = malloc(rows->n * sizeof(char *));
+    uint64_t refs = 0;
+    for (size_t i = 0; dlls && apis && i < rows->n; i++) {
+        dlls[i] = apidbEntryDll(sd->db, rows->rows[i].entry);
+        apis[i] = apidbEntryApi(sd->db, rows->rows[i].entry);
+        refs += rows->rows[i].ref_count - 1;
+    }
+    if (dlls && apis)
+        printf("DLLs: %zu, APIs: %zu, references: %llu\n", scanDistinct(dlls, rows->n),
+               scanDistinct(apis, rows->n), (unsigned long long)refs);
+    free(dlls);
+    free(apis);
+}
+
 static void scanRenderRows(const scan_result *r, const scan_db *sd) {
     const crawl_rows *rows = &sd->filtered;
     if (rows->n == 0) {
@@ -161,7 +194,7 @@ static void scanRenderRows(const scan_result *r, const scan_db *sd) {
     printf("Results for API DB: %s\n", apidbOsName(sd->db));
     printf("%-3s: %-10s; %-18s; %-3s; %-4s; %-40s; %s\n", "idx", "offset", "VA", "IT?", "#ref",
            "DLL", "API");
-    uint64_t prev = 0, refs = 0;
+    uint64_t prev = 0;
     for (size_t i = 0; i < rows->n; i++) {
         const crawl_row *row = &rows->rows[i];
         if (prev && row->offset > prev + 16)
@@ -176,10 +209,9 @@ static void scanRenderRows(const scan_result *r, const scan_db *sd) {
                row->bitness == 32 ? "        " : "", row->bitness == 32 ? 8 : 16,
                (unsigned long long)row->address, it, row->ref_count, dll,
                apidbEntryApi(sd->db, row->entry));
-        refs += row->ref_count - 1;
         prev = row->offset;
     }
-    printf("APIs: %zu, references: %llu\n", rows->n, (unsigned long long)refs);
+    scanRenderSummary(sd);
 }
 
 static void scanRenderMatches(const collection *c, const char *path, const apivector *v) {
