@@ -39,6 +39,7 @@ typedef struct apidb_entry {
     uint32_t dll;  /* index into the DB's DLL table */
     uint32_t api;  /* offset of the NUL-terminated API name in the string arena */
     uint32_t norm; /* normalized (dll, api) pair id, see apidbNormPair() */
+    uint32_t zero; /* always 0: makes the padding explicit, so packs are deterministic */
 } apidb_entry;
 
 /* Parses DatabaseBuilder JSON. `source` names the input in errors, which

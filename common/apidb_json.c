@@ -202,7 +202,7 @@ static av_status loaderCollapse(json_loader *L) {
     for (size_t i = 0; i < L->npend; i++) {
         if (i + 1 < L->npend && L->pend[i + 1].address == L->pend[i].address)
             continue;
-        db->entries[n++] = (apidb_entry){L->pend[i].address, L->pend[i].dll, L->pend[i].api, 0};
+        db->entries[n++] = (apidb_entry){L->pend[i].address, L->pend[i].dll, L->pend[i].api, 0, 0};
     }
     db->nentries = n;
     return AV_OK;

@@ -157,7 +157,7 @@ static av_status packCheckContent(const apidb *db, const char *source, char *err
     }
     for (size_t i = 0; i < db->nentries; i++) {
         const apidb_entry *e = &db->entries[i];
-        if (e->dll >= db->ndlls || e->api >= db->strings_len || e->norm >= db->nnorms)
+        if (e->dll >= db->ndlls || e->api >= db->strings_len || e->norm >= db->nnorms || e->zero)
             return avErrorf(err, errlen, AV_ERR_PARSE, "%s: entry %zu out of range", source, i);
         if (i > 0 && e->address <= db->entries[i - 1].address)
             return avErrorf(err, errlen, AV_ERR_PARSE, "%s: entry %zu not in address order", source,

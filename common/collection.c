@@ -162,6 +162,10 @@ static int collectionLine(collection *c, str_hash *fam, str_hash *ent, const cha
     stripSlice(&t, &tn);
     if (tn == 0 || t[0] == '#')
         return 1;
+    if (memchr(line, '\0', n)) {
+        collectionWarn(c, source, lineno, "NUL byte in line, skipped");
+        return 1;
+    }
     const char *f[5];
     size_t fl[5], nf = 0;
     const char *start = line;

@@ -210,12 +210,14 @@ static void crawlUnion(crawl_state *cs) {
     }
 }
 
-static void crawlScan(crawl_state *cs, const unsigned char *d, size_t len) {
+static void crawlScan(crawl_state *cs, const unsigned char *d, size_t len, unsigned flags) {
     size_t from = 0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2"))
+    if (!(flags & CRAWL_SCALAR) && __builtin_cpu_supports("avx2"))
         from = crawlAvx2(cs, d, len);
+#else
+    (void)flags;
 #endif
     crawlScalar(cs, d, len, from);
     crawlFlush(cs);
@@ -223,6 +225,11 @@ static void crawlScan(crawl_state *cs, const unsigned char *d, size_t len) {
 
 av_status crawlRun(const apidb *const *dbs, size_t ndbs, const unsigned char *dump, size_t len,
                    crawl_rows *out, char *err, size_t errlen) {
+    return crawlRunFlags(dbs, ndbs, dump, len, 0, out, err, errlen);
+}
+
+av_status crawlRunFlags(const apidb *const *dbs, size_t ndbs, const unsigned char *dump, size_t len,
+                        unsigned flags, crawl_rows *out, char *err, size_t errlen) {
     crawl_state *cs = calloc(1, sizeof(*cs));
     if (!cs)
         return avErrorf(err, errlen, AV_ERR_NOMEM, "crawl: out of memory");
@@ -237,7 +244,7 @@ av_status crawlRun(const apidb *const *dbs, size_t ndbs, const unsigned char *du
         st = avErrorf(err, errlen, AV_ERR_NOMEM, "crawl: out of memory");
     } else {
         crawlUnion(cs);
-        crawlScan(cs, dump, len);
+        crawlScan(cs, dump, len, flags);
         for (size_t i = 0; i < ndbs && !cs->oom; i++)
             cs->oom = !crawlJoin(&cs->r32[i], &cs->r64[i], &out[i]);
         if (cs->oom)

@@ -44,6 +44,12 @@ typedef struct crawl_rows {
 av_status crawlRun(const apidb *const *dbs, size_t ndbs, const unsigned char *dump, size_t len,
                    crawl_rows *out, char *err, size_t errlen);
 
+/* crawlRun() with flags: CRAWL_SCALAR skips the SIMD pre-filter, so tests and
+ * benchmarks can check and measure the portable path on any machine. */
+#define CRAWL_SCALAR 1u
+av_status crawlRunFlags(const apidb *const *dbs, size_t ndbs, const unsigned char *dump, size_t len,
+                        unsigned flags, crawl_rows *out, char *err, size_t errlen);
+
 void crawlRowsFree(crawl_rows *r);
 
 #endif

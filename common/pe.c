@@ -123,20 +123,30 @@ static size_t peRunsMerge(pe_run *runs, size_t n) {
     return m + 1;
 }
 
-/* Reads descriptors; returns how many precede the end of the table. */
-static size_t peReadDescs(const unsigned char *d, size_t len, uint64_t rva, pe_desc *descs,
-                          size_t max) {
-    size_t n = 0;
-    for (; n < max; n++) {
-        uint64_t off = rva + 20 * (uint64_t)n, oft, name, ft;
-        if (!peRead(d, len, off, 4, &oft) || !peRead(d, len, off + 16, 4, &ft) || off + 20 > len ||
-            !peRead(d, len, off + 12, 4, &name))
-            break;
+/* Reads descriptors until the end of the table or a failed read, growing
+ * the array as it goes: its size follows the table, not the dump. Returns 0
+ * when memory runs out. */
+static int peReadDescs(const unsigned char *d, size_t len, uint64_t rva, pe_desc **descs,
+                       size_t *n) {
+    size_t cap = 0;
+    *descs = NULL;
+    *n = 0;
+    for (;; (*n)++) {
+        uint64_t off = rva + 20 * (uint64_t)*n, oft, name, ft;
+        if (off + 20 > len || !peRead(d, len, off, 4, &oft) ||
+            !peRead(d, len, off + 12, 4, &name) || !peRead(d, len, off + 16, 4, &ft))
+            return 1;
         if (name >= len || ft == 0)
-            break;
-        descs[n] = (pe_desc){.oft = oft, .ft = ft};
+            return 1;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            pe_desc *p = realloc(*descs, cap * sizeof(**descs));
+            if (!p)
+                return 0;
+            *descs = p;
+        }
+        (*descs)[*n] = (pe_desc){.oft = oft, .ft = ft};
     }
-    return n;
 }
 
 static av_status peCollectRuns(pe_imports *out, const pe_desc *descs, size_t n, char *err,
@@ -173,14 +183,13 @@ av_status peImportsParse(const unsigned char *d, size_t len, pe_imports *out, ch
     uint64_t dd = (uint64_t)pe + 0x80 + (out->step == 8 ? 0x10 : 0);
     if (!peRead(d, len, dd, 4, &rva) || rva == 0 || rva >= len)
         return AV_OK;
-    size_t max = (len - rva) / 20 + 1;
-    pe_desc *descs = malloc(max * sizeof(*descs));
-    pe_desc **order = malloc(max * sizeof(*order));
+    pe_desc *descs;
+    pe_desc **order = NULL;
+    size_t n;
     av_status st = AV_OK;
-    if (!descs || !order) {
+    if (!peReadDescs(d, len, rva, &descs, &n) || (n && !(order = malloc(n * sizeof(*order))))) {
         st = avErrorf(err, errlen, AV_ERR_NOMEM, "import table: out of memory");
     } else {
-        size_t n = peReadDescs(d, len, rva, descs, max);
         peWalkAll(d, len, out->step, descs, n, order);
         st = peCollectRuns(out, descs, n, err, errlen);
     }
