@@ -20,12 +20,16 @@ play every failure the fetcher must survive:
 
 Counting full 200 bodies per path is what lets a test prove single flight
 ("20 cold requests -> 1 origin download").
+
+With --tls-cert and --tls-key it serves HTTPS instead (for certificate
+verification tests); the control API is then HTTPS too.
 """
 import argparse
 import email.utils
 import hashlib
 import json
 import os
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,10 +159,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--root", required=True)
+    ap.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
+    ap.add_argument("--tls-key", help="PEM private key for --tls-cert")
     args = ap.parse_args()
     Handler.root = args.root
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("listening on 127.0.0.1:%d root=%s" % (args.port, args.root), flush=True)
     try:
         server.serve_forever()
