@@ -108,4 +108,9 @@ av_status apidbPack(const apidb *db, unsigned char **out, size_t *outlen, char *
 av_status apidbUnpack(const unsigned char *buf, size_t len, const char *source, apidb **out,
                       char *err, size_t errlen);
 
+/* Rewrites the checksum of a compact DB in place, so tests and fuzzers can
+ * alter a pack and still reach the content checks behind the checksum. Does
+ * nothing to a buffer shorter than the header. */
+void apidbPackReseal(unsigned char *buf, size_t len);
+
 #endif

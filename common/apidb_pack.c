@@ -116,6 +116,15 @@ av_status apidbPack(const apidb *db, unsigned char **out, size_t *outlen, char *
     return AV_OK;
 }
 
+void apidbPackReseal(unsigned char *buf, size_t len) {
+    if (len < PACK_HEADER)
+        return;
+    pack_header h;
+    memcpy(&h, buf, sizeof(h));
+    h.checksum = packDigest(&h, buf + PACK_HEADER, len - PACK_HEADER);
+    memcpy(buf, &h, sizeof(h));
+}
+
 static av_status packCheckHeader(const unsigned char *buf, size_t len, const char *source,
                                  pack_header *h, char *err, size_t errlen) {
     if (len < PACK_HEADER)
