@@ -15,6 +15,7 @@
  */
 #include "config.h"
 #include "config_internal.h"
+#include "jsonutil.h"
 #include "secret.h"
 
 #include <ctype.h>
@@ -106,27 +107,6 @@ av_status configFail(char *err, size_t errlen, av_status st, const char *origin,
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     return avErrorf(err, errlen, st, "%s: %s: %s", origin, key, what);
-}
-
-const char *configTypeName(const json_t *v) {
-    switch (json_typeof(v)) {
-        case JSON_OBJECT:
-            return "an object";
-        case JSON_ARRAY:
-            return "an array";
-        case JSON_STRING:
-            return "a string";
-        case JSON_INTEGER:
-            return "an integer";
-        case JSON_REAL:
-            return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-            return "a boolean";
-        case JSON_NULL:
-            return "null";
-    }
-    return "a value";
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -244,7 +224,7 @@ static av_status configSetString(config *cfg, const config_key *k, const json_t 
     }
     if (!s) {
         return configFail(err, errlen, AV_ERR_PARSE, origin, k->name, "expected a string%s, got %s",
-                          k->flags & CF_NULLABLE ? " or null" : "", configTypeName(v));
+                          k->flags & CF_NULLABLE ? " or null" : "", jsonTypeName(v));
     }
     if (!*s && (k->flags & (CF_NONEMPTY | CF_TOPIC | CF_HTTP))) {
         return configFail(err, errlen, AV_ERR_RANGE, origin, k->name, "must not be empty");
@@ -271,7 +251,7 @@ static av_status configSetNumber(config *cfg, const config_key *k, const json_t 
     bool integer = k->type == CT_INT;
     if (!json_is_number(v)) {
         return configFail(err, errlen, AV_ERR_PARSE, origin, k->name, "expected %s, got %s",
-                          integer ? "an integer" : "a number", configTypeName(v));
+                          integer ? "an integer" : "a number", jsonTypeName(v));
     }
     double d = json_number_value(v);
     if (!integer) {
@@ -306,7 +286,7 @@ static av_status configSetList(config_list *out, const config_key *k, const json
                                const char *origin, char *err, size_t errlen) {
     if (!json_is_array(v)) {
         return configFail(err, errlen, AV_ERR_PARSE, origin, k->name,
-                          "expected an array of strings, got %s", configTypeName(v));
+                          "expected an array of strings, got %s", jsonTypeName(v));
     }
     config_list l = {calloc(json_array_size(v) + 1, sizeof(char *)), 0};
     if (!l.items) {
@@ -319,7 +299,7 @@ static av_status configSetList(config_list *out, const config_key *k, const json
         if (!s || !*s) {
             st = configFail(err, errlen, AV_ERR_PARSE, origin, k->name,
                             "item %zu: expected a non-empty string, got %s", i,
-                            s ? "\"\"" : configTypeName(item));
+                            s ? "\"\"" : jsonTypeName(item));
         } else if ((k->flags & CF_ABSPATHS) && s[0] != '/') {
             st = configFail(err, errlen, AV_ERR_RANGE, origin, k->name,
                             "item %zu: \"%.60s\" is not an absolute path", i, s);
@@ -341,7 +321,7 @@ static av_status configSetCollections(config *cfg, const config_key *k, const js
     if (!json_is_object(v)) {
         return configFail(err, errlen, AV_ERR_PARSE, origin, k->name,
                           "expected an object {name: {\"classification\": string}}, got %s",
-                          configTypeName(v));
+                          jsonTypeName(v));
     }
     size_t n = json_object_size(v), i = 0;
     config_collection *c = calloc(n + 1, sizeof(*c));
@@ -360,7 +340,7 @@ static av_status configSetCollections(config *cfg, const config_key *k, const js
         } else if (!json_is_object(entry)) {
             st = configFail(err, errlen, AV_ERR_PARSE, origin, path,
                             "expected an object {\"classification\": string}, got %s",
-                            configTypeName(entry));
+                            jsonTypeName(entry));
         } else if (!json_is_string(cls) || json_object_size(entry) != 1) {
             st = configFail(err, errlen, AV_ERR_PARSE, origin, path,
                             "expected exactly one key, \"classification\", with a string");
@@ -390,7 +370,7 @@ static av_status configSetKafkaObject(config *cfg, const json_t *v, config_sourc
                                       const char *origin, char *err, size_t errlen) {
     if (!json_is_object(v)) {
         return configFail(err, errlen, AV_ERR_PARSE, origin, "kafka",
-                          "expected an object of librdkafka properties, got %s", configTypeName(v));
+                          "expected an object of librdkafka properties, got %s", jsonTypeName(v));
     }
     const char *prop;
     json_t *pv;
@@ -406,7 +386,7 @@ static av_status configSetKafkaObject(config *cfg, const json_t *v, config_sourc
         if (!s) {
             return configFail(err, errlen, AV_ERR_PARSE, origin, "kafka",
                               "%.100s: expected a string, integer or boolean, got %s", prop,
-                              configTypeName(pv));
+                              jsonTypeName(pv));
         }
         av_status st = configKafkaPut(cfg, prop, s, src, origin, err, errlen);
         if (st != AV_OK) {
@@ -438,7 +418,7 @@ av_status configSetValue(config *cfg, const config_key *k, const json_t *v, conf
         case CT_BOOL:
             if (!json_is_boolean(v)) {
                 return configFail(err, errlen, AV_ERR_PARSE, origin, k->name,
-                                  "expected true or false, got %s", configTypeName(v));
+                                  "expected true or false, got %s", jsonTypeName(v));
             }
             *CONFIG_FIELD(cfg, k, bool) = json_is_true(v);
             break;

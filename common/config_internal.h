@@ -50,9 +50,6 @@ extern const config_key configKeys[];
 /* Returns the table row of a key name, or NULL. */
 const config_key *configFindKey(const char *name);
 
-/* "an integer", "a string", ... for messages. */
-const char *configTypeName(const json_t *v);
-
 /* Writes "<origin>: <key>: <problem>" and returns st. */
 av_status configFail(char *err, size_t errlen, av_status st, const char *origin, const char *key,
                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));

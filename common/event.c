@@ -23,6 +23,7 @@
  * them; they only matter inside submission.tags/metadata, which are open.
  */
 #include "event.h"
+#include "jsonutil.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -85,27 +86,6 @@ static size_t eventUtf8Chars(const char *s, size_t len) {
         n += ((unsigned char)s[i] & 0xC0) != 0x80;
     }
     return n;
-}
-
-static const char *eventTypeName(const json_t *v) {
-    switch (json_typeof(v)) {
-        case JSON_OBJECT:
-            return "an object";
-        case JSON_ARRAY:
-            return "an array";
-        case JSON_STRING:
-            return "a string";
-        case JSON_INTEGER:
-            return "an integer";
-        case JSON_REAL:
-            return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-            return "a boolean";
-        case JSON_NULL:
-            return "null";
-    }
-    return "a value";
 }
 
 /* Copies a user-supplied key into buf for a message: at most ~60 bytes, cut
@@ -185,7 +165,7 @@ static bool eventExpectType(event_parse *ps, const json_t *v, json_type type, co
     if (json_typeof(v) == type) {
         return true;
     }
-    return eventFail(ps, path, "expected %s, got %s", expected, eventTypeName(v));
+    return eventFail(ps, path, "expected %s, got %s", expected, jsonTypeName(v));
 }
 
 /* A string without U+0000 of minc..maxc code points (maxc 0 = unbounded),
@@ -224,7 +204,7 @@ static bool eventGetCount(event_parse *ps, const json_t *v, const char *path, ui
         return true;
     }
     if (!json_is_real(v)) {
-        return eventFail(ps, path, "expected an integer, got %s", eventTypeName(v));
+        return eventFail(ps, path, "expected an integer, got %s", jsonTypeName(v));
     }
     double d = json_real_value(v);
     if (d != floor(d)) {
@@ -262,7 +242,7 @@ static bool eventGetBaseAddress(event_parse *ps, const json_t *v, const char *pa
     if (!json_is_string(v)) {
         if (!json_is_number(v)) {
             return eventFail(ps, path, "expected an integer or a \"0x...\" string, got %s",
-                             eventTypeName(v));
+                             jsonTypeName(v));
         }
         return eventGetCount(ps, v, path, out);
     }
