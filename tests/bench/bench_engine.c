@@ -13,7 +13,8 @@
  * scan` does) with each DB, and collection queries (all scores, top 10, best
  * per family). Prints MB/s, ms, hit counts and peak RSS. Never asserts on time.
  *
- * usage: bench_engine [WINAPI1024_PATH] [--no-dense]
+ * usage: bench_engine [WINAPI1024_PATH] [--no-dense] [--write-db FILE]
+ *   --write-db writes the mixed DB's JSON, e.g. for bench_fetch.sh FILE db
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,7 +303,16 @@ static void benchMatch(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *wpath = argc > 1 ? argv[1] : APISCOUT_DATA_DIR "/winapi1024v1.txt";
+    const char *wpath = APISCOUT_DATA_DIR "/winapi1024v1.txt", *write_db = NULL;
+    int no_dense = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-dense") == 0)
+            no_dense = 1;
+        else if (strcmp(argv[i], "--write-db") == 0 && i + 1 < argc)
+            write_db = argv[++i];
+        else
+            wpath = argv[i];
+    }
     char err[AV_ERRLEN], *text;
     size_t len;
     winapi_table *t;
@@ -314,6 +324,14 @@ int main(int argc, char **argv) {
     free(text);
     mixed_db m = {0};
     makeMixedDb(t, &m);
+    if (write_db) {
+        FILE *f = fopen(write_db, "w");
+        if (!f || fwrite(m.json, 1, m.len, f) != m.len || fclose(f) != 0) {
+            fprintf(stderr, "%s: cannot write\n", write_db);
+            return 1;
+        }
+        printf("wrote the mixed DB (%zu bytes) to %s\n", m.len, write_db);
+    }
     unsigned char *dump = makeDump(&m);
     printf("peak RSS after generating inputs: %ld MB\n", peakRssMb());
     apidb *mixed, *dense;
@@ -324,7 +342,7 @@ int main(int argc, char **argv) {
     printf("peak RSS: %ld MB (before scans %ld MB: the scan adds memory per hit, not per byte)\n",
            peakRssMb(), before);
     dense = NULL;
-    if (!(argc > 2 && strcmp(argv[2], "--no-dense") == 0)) {
+    if (!no_dense) {
         char *dj = makeDenseDb(&len);
         benchLoad("dense", dj, len, &dense);
         free(dj);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "artifact.h"
+#include "codecs.h"
 #include "http.h"
 #include "rcache.h"
 
@@ -51,9 +52,14 @@ static void blobCodec(artifact_codec *out) {
     *out = (artifact_codec){.kind = "benchblob", .decode = blobDecode, .destroy = blobDestroy};
 }
 
-/* Add real codecs here, e.g. {"db", apidbBenchCodec}. */
+/* The consumer's DB codec: JSON -> compact form in Redis -> loaded DB. */
+static void dbCodec(artifact_codec *out) {
+    *out = *codecDb(false);
+}
+
 static const bench_codec BENCH_CODECS[] = {
     {"blob", blobCodec},
+    {"db", dbCodec},
 };
 
 typedef struct bench {

@@ -23,7 +23,7 @@ runs=${3:-5}
 av_tmpdir
 mkdir -p "$AV_TMP/www"
 if [ -f "$what" ]; then
-    ln -s "$(realpath "$what")" "$AV_TMP/www/artifact"
+    cp "$what" "$AV_TMP/www/artifact" # a copy: the server refuses links leading out of its root
 else
     head -c $((what * 1048576)) /dev/urandom >"$AV_TMP/www/artifact"
 fi
