@@ -79,7 +79,7 @@ const config_key configKeys[] = {
     K(dump_file_roots, CT_LIST, CF_ABSPATHS, NULL, 0, 0, 0),
     KINT(max_redirects, 3, 0, 100),
     KINT(workers, 0, 0, 1024),
-    KINT(max_inflight_events, 64, 1, 1000000),
+    KINT(max_inflight_events, 1024, 1, 1000000),
     KINT(max_inflight_bytes, 1073741824.0, 1, I63),
     KINT(max_attempts, 5, 1, 1000),
     KINT(retry_backoff_ms, 1000, 0, I31),

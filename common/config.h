@@ -146,7 +146,7 @@ typedef struct config {
 
     /* Consumer. */
     int64_t workers;              /* 0 (= number of cores), 0..1024 */
-    int64_t max_inflight_events;  /* 64, >= 1 */
+    int64_t max_inflight_events;  /* 1024, >= 1 (see the README: pausing is costly) */
     int64_t max_inflight_bytes;   /* 1073741824, >= 1 */
     int64_t max_attempts;         /* 5, 1..1000: then a transient error is dead-lettered */
     int64_t retry_backoff_ms;     /* 1000, >= 0 */

@@ -17,6 +17,8 @@
 
 int cliScanMain(int argc, char **argv);
 int cliMatchMain(int argc, char **argv);
+/* `apivector consume`: the Kafka consumer service (consume.c). */
+int consumeMain(int argc, char **argv);
 
 /* Parses a decimal or 0x-prefixed hexadecimal uint64; 0 on success. */
 int cliParseU64(const char *s, uint64_t *out);

@@ -3,6 +3,7 @@
  *
  *   apivector scan DUMP --db DB.json ...     scout one dump (cli_scan.c)
  *   apivector match VECTOR ...               match a vector (cli_match.c)
+ *   apivector consume [...]                  the Kafka consumer (consume.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static void mainUsage(FILE *f) {
                "commands:\n"
                "  scan DUMP --db DB.json [...]   recover API references, build ApiVectors, match\n"
                "  match VECTOR (--vector B | --collection C.csv) [-n 5]\n"
+               "  consume [--config FILE] [...]  run the Kafka consumer service\n"
                "  version                        print the version\n\n"
                "Run `apivector <command> --help` for a command's options.\n");
 }
@@ -28,6 +30,8 @@ int main(int argc, char **argv) {
         return cliScanMain(argc - 1, argv + 1);
     if (strcmp(cmd, "match") == 0)
         return cliMatchMain(argc - 1, argv + 1);
+    if (strcmp(cmd, "consume") == 0)
+        return consumeMain(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("apivector %s\n", APIVECTOR_VERSION);
         return CLI_OK;
