@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "http.h"
 
 struct dumpsrc_dump {
@@ -242,16 +243,6 @@ static av_status dumpsrcOpenHttp(const dumpsrc_config *cfg, const dumpsrc_reques
 /* file://: confined to the configured roots                                */
 /* ------------------------------------------------------------------------ */
 
-static int dumpsrcHexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Extracts the local path of a file:// URL into path (PATH_MAX bytes),
  * percent-decoded, without query or fragment. */
 static av_status dumpsrcFilePath(const char *url, const char *shown, char *path, char *err,
@@ -266,8 +257,8 @@ static av_status dumpsrcFilePath(const char *url, const char *shown, char *path,
     for (size_t i = 0; i < end; i++) {
         char c = p[i];
         if (c == '%') {
-            int hi = i + 2 < end ? dumpsrcHexValue(p[i + 1]) : -1;
-            int lo = hi >= 0 ? dumpsrcHexValue(p[i + 2]) : -1;
+            int hi = i + 2 < end ? hexDigitValue(p[i + 1]) : -1;
+            int lo = hi >= 0 ? hexDigitValue(p[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return avErrorf(err, errlen, AV_ERR_PERMANENT,
                                 "dump %s: bad percent escape at offset %zu of the path", shown, i);

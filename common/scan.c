@@ -11,20 +11,11 @@
 #include <string.h>
 
 #include "filter.h"
+#include "hex.h"
 
 void scanOptionsInit(scan_options *o) {
     memset(o, 0, sizeof(*o));
     o->filter_distance = 32;
-}
-
-static int hexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* The reference's re.search(r"0x([0-9a-fA-F]{8,16})$", name); `$` also
@@ -37,13 +28,13 @@ uint64_t scanBaseFromName(const char *name, int *found) {
     if (n && name[n - 1] == '\n')
         n--;
     size_t k = 0;
-    while (k < n && k <= 16 && hexValue(name[n - 1 - k]) >= 0)
+    while (k < n && k <= 16 && hexDigitValue(name[n - 1 - k]) >= 0)
         k++;
     if (k < 8 || k > 16 || n < k + 2 || name[n - k - 1] != 'x' || name[n - k - 2] != '0')
         return 0;
     uint64_t v = 0;
     for (size_t i = n - k; i < n; i++)
-        v = (v << 4) | (uint64_t)hexValue(name[i]);
+        v = (v << 4) | (uint64_t)hexDigitValue(name[i]);
     *found = 1;
     return v;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "fileio.h"
+#include "match.h"
 
 #ifndef APISCOUT_DATA_DIR
 #define APISCOUT_DATA_DIR "../shared/apiscout"
@@ -55,4 +56,27 @@ void cliError(const char *cmd, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+void cliPrintMatches(const collection *c, const apivector *v, size_t k) {
+    size_t n = collectionSize(c);
+    match_hit *hits = malloc((n ? n : 1) * sizeof(*hits));
+    match_hit *top = malloc((k ? k : 1) * sizeof(*top));
+    match_family *fam = malloc((collectionFamilyCount(c) + 1) * sizeof(*fam));
+    if (hits && top && fam) {
+        matchCollection(c, v, hits);
+        size_t nf = matchFamilies(c, hits, n, fam), nt = matchTop(hits, n, k, top);
+        printf("Top %zu family matches:\n", k);
+        for (size_t i = 0; i < nf && i < k; i++)
+            printf("  %-30s %-40s %.3f\n", collectionFamily(c, fam[i].family),
+                   collectionEntries(c)[fam[i].entry].sample, fam[i].score);
+        printf("Top %zu individual matches:\n", k);
+        for (size_t i = 0; i < nt; i++) {
+            const collection_entry *e = &collectionEntries(c)[top[i].entry];
+            printf("  %-30s %-40s %.3f\n", collectionFamily(c, e->family), e->sample, top[i].score);
+        }
+    }
+    free(hits);
+    free(top);
+    free(fam);
 }

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "collection.h"
 #include "winapi.h"
 
 #define CLI_OK 0
@@ -29,6 +30,10 @@ const char *cliWinapiPath(const char *flag_value);
 
 /* Loads the WinApi1024 table; prints the error and returns NULL on failure. */
 winapi_table *cliLoadWinapi(const char *path);
+
+/* Prints the top k family matches (best score per family) and the top k
+ * individual matches of v against c, as the reference's renderer does. */
+void cliPrintMatches(const collection *c, const apivector *v, size_t k);
 
 /* Prints "apivector <cmd>: <msg>" to stderr. */
 void cliError(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

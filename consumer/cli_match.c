@@ -53,29 +53,6 @@ static int matchAgainstVector(const winapi_table *t, const apivector *a, const c
     return CLI_OK;
 }
 
-static void matchPrintTop(const collection *c, const apivector *v, size_t k) {
-    size_t n = collectionSize(c);
-    match_hit *hits = malloc((n ? n : 1) * sizeof(*hits));
-    match_hit *top = malloc((k ? k : 1) * sizeof(*top));
-    match_family *fam = malloc((collectionFamilyCount(c) + 1) * sizeof(*fam));
-    if (hits && top && fam) {
-        matchCollection(c, v, hits);
-        size_t nf = matchFamilies(c, hits, n, fam), nt = matchTop(hits, n, k, top);
-        printf("Top %zu family matches:\n", k);
-        for (size_t i = 0; i < nf && i < k; i++)
-            printf("  %-30s %-40s %.3f\n", collectionFamily(c, fam[i].family),
-                   collectionEntries(c)[fam[i].entry].sample, fam[i].score);
-        printf("Top %zu individual matches:\n", k);
-        for (size_t i = 0; i < nt; i++) {
-            const collection_entry *e = &collectionEntries(c)[top[i].entry];
-            printf("  %-30s %-40s %.3f\n", collectionFamily(c, e->family), e->sample, top[i].score);
-        }
-    }
-    free(hits);
-    free(top);
-    free(fam);
-}
-
 static int matchAgainstCollection(const winapi_table *t, const apivector *v, const char *text,
                                   const char *path, size_t k, int json) {
     char err[AV_ERRLEN];
@@ -99,7 +76,7 @@ static int matchAgainstCollection(const winapi_table *t, const apivector *v, con
     } else {
         printf("Collection: %s (%zu families, %zu vectors), confidence %.2f\n", path,
                collectionFamilyCount(c), collectionSize(c), vectorConfidence(t, v));
-        matchPrintTop(c, v, k);
+        cliPrintMatches(c, v, k);
     }
     collectionFree(c);
     return CLI_OK;

@@ -215,29 +215,9 @@ static void scanRenderRows(const scan_result *r, const scan_db *sd) {
 }
 
 static void scanRenderMatches(const collection *c, const char *path, const apivector *v) {
-    size_t n = collectionSize(c), k = 5;
-    match_hit *hits = malloc((n ? n : 1) * sizeof(*hits));
-    match_family *fam = malloc((collectionFamilyCount(c) + 1) * sizeof(*fam));
-    match_hit top[5];
-    if (!hits || !fam) {
-        free(hits);
-        free(fam);
-        return;
-    }
-    matchCollection(c, v, hits);
-    size_t nf = matchFamilies(c, hits, n, fam), nt = matchTop(hits, n, k, top);
-    printf("Collection: %s (%zu families, %zu vectors)\nTop %zu family matches:\n", path,
-           collectionFamilyCount(c), n, k);
-    for (size_t i = 0; i < nf && i < k; i++)
-        printf("  %-30s %-40s %.3f\n", collectionFamily(c, fam[i].family),
-               collectionEntries(c)[fam[i].entry].sample, fam[i].score);
-    printf("Top %zu individual matches:\n", k);
-    for (size_t i = 0; i < nt; i++) {
-        const collection_entry *e = &collectionEntries(c)[top[i].entry];
-        printf("  %-30s %-40s %.3f\n", collectionFamily(c, e->family), e->sample, top[i].score);
-    }
-    free(hits);
-    free(fam);
+    printf("Collection: %s (%zu families, %zu vectors)\n", path, collectionFamilyCount(c),
+           collectionSize(c));
+    cliPrintMatches(c, v, 5);
 }
 
 static void scanRender(const scan_cli *c, const scan_result *r, collection **colls) {
