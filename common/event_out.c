@@ -283,6 +283,9 @@ static av_status eventOutCheckResult(const event_result *r, char *err, size_t er
         (st = eventOutCheckText(r->engine_version, true, "engine.version", err, errlen))) {
         return st;
     }
+    if (r->apis_omitted &&
+        (st = eventOutCheckText(r->apis_omitted, true, "apis_omitted.reason", err, errlen)))
+        return st;
     if (r->match_skipped &&
         (st = eventOutCheckText(r->match_skipped, true, "match_skipped.reason", err, errlen))) {
         return st;
@@ -370,6 +373,10 @@ av_status eventOutResult(const event_result *r, char **json, size_t *len, char *
     eventOutSet(o, "tag", json_string(tag), &ok);
     if (r->include_apis) {
         eventOutSet(o, "apis", eventOutApis(r), &ok);
+    } else if (r->apis_omitted) {
+        eventOutSet(
+            o, "apis_omitted",
+            json_pack("{s:s, s:I}", "reason", r->apis_omitted, "count", (json_int_t)r->napis), &ok);
     }
     eventOutSet(o, "stale", json_boolean(r->stale), &ok);
     if (r->match_skipped) {

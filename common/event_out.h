@@ -76,6 +76,10 @@ typedef struct event_result {
     bool include_apis;       /* false: no "apis" key at all */
     const event_out_api *apis;
     size_t napis;
+    /* optional: why the API list was left out of an event that asked for it
+     * (e.g. the event would exceed the broker's message size); napis is then
+     * still the number of rows left out, and include_apis must be false */
+    const char *apis_omitted;
     bool stale;
     const char *match_skipped; /* optional: reason no match event was produced */
     event_timings timings_ms;

@@ -63,6 +63,15 @@ static event_error pipelineDumpMatches(pipeline_job *j, const scan_db *sd, doubl
     return pipelineMatchVector(j, &sd->vector, text, confidence, EVENT_VECTOR_FROM_DUMP);
 }
 
+/* The largest result value that fits the producer's message.max.bytes
+ * (librdkafka's default 1000000), leaving room for the key and the record
+ * overhead. */
+static size_t pipelineResultLimit(const config *cfg) {
+    const char *v = configKafkaGet(cfg, "message.max.bytes");
+    long long max = v ? atoll(v) : 1000000;
+    return max > 4096 ? (size_t)(max - 1024) : 1024;
+}
+
 static event_error pipelineResultEmit(pipeline_job *j, const pipeline_scanned *s) {
     const pipeline *p = j->p;
     const scan_result *r = s->r;
@@ -106,6 +115,18 @@ static event_error pipelineResultEmit(pipeline_job *j, const pipeline_scanned *s
     char *json = NULL;
     size_t len = 0;
     av_status st = eventOutResult(&res, &json, &len, j->msg, sizeof(j->msg));
+    size_t limit = pipelineResultLimit(j->p->cfg);
+    if (st == AV_OK && res.include_apis && len > limit) {
+        /* A result the broker would refuse is worth more without its API
+         * list than as a dead letter: the vector and matches survive. */
+        char why[128];
+        snprintf(why, sizeof(why), "the event would exceed %zu bytes (message.max.bytes)", limit);
+        free(json);
+        json = NULL;
+        res.include_apis = false;
+        res.apis_omitted = why;
+        st = eventOutResult(&res, &json, &len, j->msg, sizeof(j->msg));
+    }
     free(apis);
     if (st != AV_OK)
         return EVENT_ERR_INTERNAL;

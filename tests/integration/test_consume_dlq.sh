@@ -15,15 +15,16 @@
 #   - every valid event, before and after the poison, has exactly one result;
 #   - the retries show in the log (attempts 1 and 2 failed, the third gave up);
 #   - the offsets were committed past the poison: --until-end consumes nothing;
-#   - outputs the broker refuses (-X message.max.bytes=2000 makes results with
-#     long API lists too large): produced again with backoff, and after
-#     max_attempts the event is dead-lettered as "internal" instead of being
-#     dropped or blocking the partition; every event ends with exactly one
-#     result or one such dead letter.
+#   - a result too large for the broker (-X message.max.bytes=2000) is
+#     published without its API list (apis_omitted says why), not lost;
+#   - outputs the broker refuses anyway (-X message.max.bytes=1000): produced
+#     again with backoff, and after max_attempts the event is dead-lettered as
+#     "internal" instead of being dropped or blocking the partition; every
+#     event ends with exactly one result or one such dead letter.
 source "$AV_SOURCE_DIR/tests/integration/consume_common.sh"
 
 av_start_broker apivector.dumps:1 apivector.results:1 apivector.dlq:1 big.dumps:1 big.results:1 \
-    big.dlq:1
+    big.dlq:1 huge.dumps:1 huge.results:1 huge.dlq:1
 consume_env max_dump_bytes=250000 max_attempts=3 retry_backoff_ms=200 retry_backoff_max_ms=1000
 closed=$(av_free_port)
 $CHECK poison "$AV_TMP/poison.tsv" "$AV_TMP/poison.codes" "$HTTP_URL" "$closed"
@@ -79,7 +80,7 @@ consume_run c2 60 --until-end
 [ "$RC" = 0 ] || av_fail "--until-end exited $RC"
 $CHECK summary "$(cat "$AV_TMP/c2.out")" consumed=0 complete=true
 
-echo "4. outputs the broker refuses: dead-lettered as internal after max_attempts"
+echo "4. results too large for the broker keep their vector: the API list is omitted"
 $CHECK events "$AV_TMP/big.tsv" 16 --prefix g --skip x86_256k_scattered
 produce big.dumps "$AV_TMP/big.tsv"
 consume_run big 60 --until-end --input-topic big.dumps --results-topic big.results \
@@ -87,7 +88,38 @@ consume_run big 60 --until-end --input-topic big.dumps --results-topic big.resul
 [ "$RC" = 0 ] || av_fail "--until-end exited $RC"
 read_topic big.results "$AV_TMP/big.results.json"
 read_topic big.dlq "$AV_TMP/big.dlq.json"
+$CHECK validate "$AV_TMP/big.results.json" "$AV_TMP/big.dlq.json"
 "$AV_PYTHON" - "$AV_TMP/big.tsv" "$AV_TMP/big.results.json" "$AV_TMP/big.dlq.json" <<'PY' ||
+import collections, json, sys
+events = [l.split("\t", 1)[0] for l in open(sys.argv[1])]
+outcome = collections.Counter()
+for line in open(sys.argv[2]):
+    v = json.loads(json.loads(line)["payload"])
+    if v["schema"] != "apivector.result.v1":
+        continue
+    outcome[v["event_id"]] += 1
+    assert len(line) < 2000, "a %d-byte record passed a 2000-byte limit" % len(line)
+    if "apis_omitted" in v:
+        assert "apis" not in v and v["apis_omitted"]["count"] > 0, v
+        assert "message.max.bytes" in v["apis_omitted"]["reason"], v
+        outcome["omitted"] += 1
+assert all(outcome[e] == 1 for e in events), outcome
+assert outcome["omitted"] > 0, outcome
+assert sum(1 for _ in open(sys.argv[3])) == 0, "dead letters written"
+print("   %d results, %d without their API list" % (len(events), outcome["omitted"]))
+PY
+    av_fail "oversized results were not shrunk"
+assert_no_errors big
+
+echo "5. outputs the broker refuses anyway: dead-lettered as internal after max_attempts"
+$CHECK events "$AV_TMP/huge.tsv" 8 --prefix h --skip x86_256k_scattered
+produce huge.dumps "$AV_TMP/huge.tsv"
+consume_run huge 60 --until-end --input-topic huge.dumps --results-topic huge.results \
+    --dlq-topic huge.dlq --group-id huge -X message.max.bytes=1000
+[ "$RC" = 0 ] || av_fail "--until-end exited $RC"
+read_topic huge.results "$AV_TMP/huge.results.json"
+read_topic huge.dlq "$AV_TMP/huge.dlq.json"
+"$AV_PYTHON" - "$AV_TMP/huge.tsv" "$AV_TMP/huge.results.json" "$AV_TMP/huge.dlq.json" <<'PY' ||
 import collections, json, sys
 events = [l.split("\t", 1)[0] for l in open(sys.argv[1])]
 outcome = collections.Counter()
@@ -101,13 +133,12 @@ for path in sys.argv[2:]:
             outcome["dlq"] += 1
         elif v["schema"] == "apivector.result.v1":
             outcome[v["event_id"]] += 1
-            outcome["ok"] += 1
 assert all(outcome[e] == 1 for e in events), outcome
-assert outcome["dlq"] > 0 and outcome["ok"] > 0, outcome
-print("   %d results, %d dead letters" % (outcome["ok"], outcome["dlq"]))
+assert outcome["dlq"] > 0, outcome
+print("   %d events, %d dead letters" % (len(events), outcome["dlq"]))
 PY
     av_fail "refused outputs were not handled"
-[ "$(grep -c 'outputs not acknowledged' "$AV_TMP/big.log")" -gt 0 ] || av_fail "no retry logged"
-assert_no_errors big
+[ "$(grep -c 'outputs not acknowledged' "$AV_TMP/huge.log")" -gt 0 ] || av_fail "no retry logged"
+assert_no_errors huge
 
 echo "PASS test_consume_dlq"
