@@ -84,7 +84,8 @@ static void peWalkAll(const unsigned char *d, size_t len, unsigned step, pe_desc
                       pe_desc **order) {
     for (size_t i = 0; i < n; i++)
         order[i] = &descs[i];
-    qsort(order, n, sizeof(*order), peDescByOftDesc);
+    if (n > 1)
+        qsort(order, n, sizeof(*order), peDescByOftDesc);
     const pe_desc *last[8] = {0};
     for (size_t i = 0; i < n; i++) {
         pe_desc *x = order[i];
