@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "artifact_internal.h"
 #include "backoff.h"
 #include "lru.h"
@@ -33,18 +34,6 @@
 
 #define ARTIFACT_BUCKETS 64
 #define ARTIFACT_LOG_EVERY_MS 60000
-
-int64_t artifactWallMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t artifactMonoMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long artifactDefault(long v, long def) {
     return v != 0 ? v : def;
@@ -106,7 +95,7 @@ av_status artifactStoreNew(const artifact_config *cfg, artifact_store **out, cha
         return avErrorf(err, errlen, AV_ERR_NOMEM, "artifact store: out of memory");
     pthread_mutex_init(&s->slots_lock, NULL);
     artifactApplyDefaults(s, cfg);
-    s->rng_seed = (uint64_t)artifactWallMs() ^ ((uint64_t)(uintptr_t)s << 16);
+    s->rng_seed = (uint64_t)clockWallMs() ^ ((uint64_t)(uintptr_t)s << 16);
     av_status st = AV_OK;
     if (cfg->ca_bundle && !(s->ca_bundle = strdup(cfg->ca_bundle)))
         st = avErrorf(err, errlen, AV_ERR_NOMEM, "artifact store: out of memory");
@@ -146,7 +135,7 @@ void artifactStoreFree(artifact_store *s) {
 void artifactLog(artifact_store *s, int topic, int level, const char *fmt, ...) {
     if (!s->log_fn)
         return;
-    int64_t now = artifactMonoMs();
+    int64_t now = clockMonoMs();
     int64_t last = atomic_load(&s->last_log_ms[topic]);
     if (last != 0 && now - last < ARTIFACT_LOG_EVERY_MS)
         return;
@@ -209,7 +198,7 @@ static void artifactSlotRelease(artifact_store *s, artifact_slot *sl) {
  * may be served without asking anyone. */
 static int artifactFastLocked(const artifact_slot *sl, unsigned char key[LRU_KEYLEN],
                               artifact_info *info) {
-    if (!sl->have || artifactMonoMs() >= sl->recheck_mono_ms)
+    if (!sl->have || clockMonoMs() >= sl->recheck_mono_ms)
         return 0;
     memcpy(key, sl->lru_key, LRU_KEYLEN);
     memcpy(info->sha256, sl->sha256, SHA256_HEXLEN);

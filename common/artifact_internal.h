@@ -77,7 +77,4 @@ av_status artifactLoad(artifact_call *c, lru_entry **out, char *err, size_t errl
 void artifactLog(artifact_store *s, int topic, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-int64_t artifactWallMs(void);
-int64_t artifactMonoMs(void);
-
 #endif

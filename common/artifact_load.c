@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "artifact_internal.h"
 #include "backoff.h"
 
@@ -74,8 +75,8 @@ static int artifactHeldIs(const artifact_held *h, const char *sha_hex) {
 static void artifactSlotSet(artifact_call *c, const rcache_meta *m, int stale, const char *tier) {
     artifact_store *s = c->store;
     artifact_slot *sl = c->slot;
-    int64_t now_mono = artifactMonoMs();
-    int64_t left = m->fresh_until_ms - artifactWallMs();
+    int64_t now_mono = clockMonoMs();
+    int64_t left = m->fresh_until_ms - clockWallMs();
     if (left < 0)
         left = 0;
     if (stale || left > s->check_interval_ms)
@@ -234,7 +235,7 @@ static av_status artifactNotModified(artifact_call *c, const rcache_meta *meta, 
         m = *meta;
     else
         artifactMetaFromHeld(h, &m);
-    m.fetched_at_ms = artifactWallMs();
+    m.fetched_at_ms = clockWallMs();
     m.fresh_until_ms = m.fetched_at_ms + s->ttl_ms;
     if (r->etag[0])
         memcpy(m.etag, r->etag, sizeof(m.etag));
@@ -281,7 +282,7 @@ static av_status artifactAccept(artifact_call *c, int use_redis, artifact_held *
     memcpy(m.sha256, r->sha256, sizeof(m.sha256));
     memcpy(m.etag, r->etag, sizeof(m.etag));
     memcpy(m.last_modified, r->last_modified, sizeof(m.last_modified));
-    m.fetched_at_ms = artifactWallMs();
+    m.fetched_at_ms = clockWallMs();
     m.fresh_until_ms = m.fetched_at_ms + s->ttl_ms;
     av_status st = AV_OK;
     if (artifactHeldIs(h, m.sha256)) {
@@ -362,7 +363,7 @@ static av_status artifactRefresh(artifact_call *c, const rcache_meta *meta, int 
 static av_status artifactDirect(artifact_call *c, lru_entry **out, char *err, size_t errlen) {
     artifact_held h;
     artifactHeldGet(c, &h);
-    if (h.entry && artifactWallMs() < h.fresh_until_ms) {
+    if (h.entry && clockWallMs() < h.fresh_until_ms) {
         rcache_meta m;
         artifactMetaFromHeld(&h, &m);
         *out = h.entry;
@@ -375,7 +376,7 @@ static av_status artifactDirect(artifact_call *c, lru_entry **out, char *err, si
 }
 
 static int artifactMetaFresh(const rcache_meta *m) {
-    return m->present && m->fresh_until_ms > artifactWallMs();
+    return m->present && m->fresh_until_ms > clockWallMs();
 }
 
 /* Holder of the single-flight lock: check once more (the value may have
@@ -413,7 +414,7 @@ static int artifactViaRedis(artifact_call *c, lru_entry **out, av_status *st, ch
     }
     if (artifactMetaFresh(&meta))
         return artifactUseRedis(c, &meta, out, st, err, errlen);
-    int64_t deadline = artifactMonoMs() + s->lock_wait_ms;
+    int64_t deadline = clockMonoMs() + s->lock_wait_ms;
     for (int round = 0;; round++) {
         if (round > 0) {
             backoffSleepMs(ARTIFACT_POLL_MS);
@@ -423,7 +424,7 @@ static int artifactViaRedis(artifact_call *c, lru_entry **out, av_status *st, ch
             }
             if (artifactMetaFresh(&meta))
                 return artifactUseRedis(c, &meta, out, st, err, errlen);
-            if (artifactMonoMs() >= deadline) {
+            if (clockMonoMs() >= deadline) {
                 /* The holder is too slow or gone: do it ourselves. */
                 *st = artifactRefresh(c, &meta, 1, out, err, errlen);
                 return 1;

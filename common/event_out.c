@@ -23,13 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-/* ------------------------------------------------------------ helpers */
+#include "clock.h"
 
-int64_t eventOutNowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ------------------------------------------------------------ helpers */
 
 char *eventOutTimestamp(int64_t ms, char *buf, size_t buflen) {
     time_t secs = (time_t)(ms / 1000);
@@ -213,7 +209,7 @@ static json_t *eventOutHex(uint64_t v) {
 
 static json_t *eventOutTime(int64_t ms) {
     char buf[40];
-    return json_string(eventOutTimestamp(ms > 0 ? ms : eventOutNowMs(), buf, sizeof(buf)));
+    return json_string(eventOutTimestamp(ms > 0 ? ms : clockWallMs(), buf, sizeof(buf)));
 }
 
 static json_t *eventOutSource(const event_source *s) {

@@ -153,9 +153,6 @@ av_status eventOutMatch(const event_match *m, char **json, size_t *len, char *er
 av_status eventOutDeadLetter(const event_dead_letter *d, char **json, size_t *len, char *err,
                              size_t errlen);
 
-/* Current time as Unix milliseconds (CLOCK_REALTIME). */
-int64_t eventOutNowMs(void);
-
 /* Formats Unix milliseconds as RFC 3339 UTC with milliseconds,
  * "2024-05-01T12:00:00.123Z", into buf (at least 32 bytes). Returns buf. */
 char *eventOutTimestamp(int64_t ms, char *buf, size_t buflen);

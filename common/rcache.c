@@ -21,6 +21,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
+
 #define RCACHE_MAX_POOL 64
 
 struct rcache {
@@ -45,12 +47,6 @@ static const char *RCACHE_REFRESH_LUA =
     "redis.call('hset', KEYS[1], 'fetched_at', ARGV[2], 'fresh_until', ARGV[3], "
     "'etag', ARGV[4], 'last_modified', ARGV[5]) "
     "redis.call('pexpire', KEYS[1], ARGV[6]) return 1";
-
-static int64_t rcacheMonoMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timeval rcacheTimeval(long ms) {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -119,7 +115,7 @@ static av_status rcacheMarkDown(rcache *rc, av_status st, const char *msg, char 
                                 size_t errlen) {
     rcacheDrainIdle(rc);
     pthread_mutex_lock(&rc->lock);
-    rc->down_until_ms = rcacheMonoMs() + rc->retry_interval_ms;
+    rc->down_until_ms = clockMonoMs() + rc->retry_interval_ms;
     snprintf(rc->down_reason, sizeof(rc->down_reason), "%s", msg);
     pthread_mutex_unlock(&rc->lock);
     return avErrorf(err, errlen, st, "%s", msg);
@@ -191,7 +187,7 @@ static av_status rcacheBorrow(rcache *rc, redisContext **out, int *reused, char 
         return AV_OK;
     }
     *reused = 0;
-    if (rcacheMonoMs() < rc->down_until_ms) {
+    if (clockMonoMs() < rc->down_until_ms) {
         av_status st =
             avErrorf(err, errlen, AV_ERR_TRANSIENT, "%s (not retried yet)", rc->down_reason);
         pthread_mutex_unlock(&rc->lock);

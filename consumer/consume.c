@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "consume_args.h"
 #include "http.h"
@@ -86,7 +87,7 @@ static void *consumeSignalThread(void *arg) {
         struct timespec ts = {0, 200 * 1000000L};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig < 0) {
-            if (watchdog >= 0 && runtimeMonoMs() > watchdog) {
+            if (watchdog >= 0 && clockMonoMs() > watchdog) {
                 logComponent(CONFIG_LOG_ERROR, "consume",
                              "shutdown overran shutdown_timeout_ms; exiting now");
                 _exit(1);
@@ -101,7 +102,7 @@ static void *consumeSignalThread(void *arg) {
         if (n >= 3)
             _exit(1);
         if (n == 1)
-            watchdog = runtimeMonoMs() + rt->cfg->shutdown_timeout_ms + CONSUME_WATCHDOG_GRACE_MS;
+            watchdog = clockMonoMs() + rt->cfg->shutdown_timeout_ms + CONSUME_WATCHDOG_GRACE_MS;
         consumeWake(rt);
     }
     return NULL;
@@ -164,7 +165,7 @@ static void consumeLoop(runtime *rt) {
     int64_t timeout = 0;
     while (!rt->stopping) {
         consumeWait(rt, timeout);
-        int64_t now = runtimeMonoMs();
+        int64_t now = clockMonoMs();
         bool more = consumePollConsumer(rt); /* messages, rebalances, commits, stats */
         rd_kafka_poll(rt->producer, 0);      /* delivery reports */
         runtimeDrainDone(rt);                /* completed jobs: offsets done, or retries */
@@ -184,7 +185,7 @@ static bool consumeCancelAll(const job *j, void *ctx) {
 }
 
 static void consumeDrain(runtime *rt, int64_t deadline) {
-    while (rt->jobs_away > 0 && runtimeMonoMs() < deadline) {
+    while (rt->jobs_away > 0 && clockMonoMs() < deadline) {
         consumeCheckSignals(rt);
         if (rt->fast)
             break;
@@ -192,7 +193,7 @@ static void consumeDrain(runtime *rt, int64_t deadline) {
         consumePollConsumer(rt); /* callbacks only: messages are dropped now */
         rd_kafka_poll(rt->producer, 0);
         runtimeDrainDone(rt);
-        int64_t now = runtimeMonoMs();
+        int64_t now = clockMonoMs();
         if (now - rt->last_commit_ms >= RUNTIME_COMMIT_INTERVAL_MS)
             runtimeCommit(rt, false, NULL);
         runtimeTick(rt, now);
@@ -200,7 +201,7 @@ static void consumeDrain(runtime *rt, int64_t deadline) {
 }
 
 static void consumeShutdown(runtime *rt) {
-    int64_t start = runtimeMonoMs(), budget = rt->cfg->shutdown_timeout_ms;
+    int64_t start = clockMonoMs(), budget = rt->cfg->shutdown_timeout_ms;
     int64_t reserve = budget / 4 < 5000 ? budget / 4 : 5000;
 
     statusSetShuttingDown(&rt->st);
@@ -222,7 +223,7 @@ static void consumeShutdown(runtime *rt) {
         }
         workersAbort(rt->wk);
     }
-    int64_t left = start + budget - reserve / 2 - runtimeMonoMs();
+    int64_t left = start + budget - reserve / 2 - clockMonoMs();
     rd_kafka_flush(rt->producer, rt->fast ? 0 : (int)(left > 0 ? left : 0));
     rd_kafka_poll(rt->producer, 0);
     runtimeDrainDone(rt);
@@ -273,7 +274,7 @@ static bool consumeRelease(runtime *rt) {
 }
 
 static void consumeSummary(runtime *rt) {
-    double seconds = (double)(runtimeMonoMs() - rt->started_ms) / 1000.0;
+    double seconds = (double)(clockMonoMs() - rt->started_ms) / 1000.0;
     printf("{\"consumed\":%llu,\"results\":%llu,\"matches\":%llu,\"dead_letters\":%llu,"
            "\"retried\":%llu,\"duplicates\":%llu,\"seconds\":%.3f,\"complete\":%s}\n",
            (unsigned long long)rt->counts.consumed, (unsigned long long)rt->counts.results,
@@ -322,7 +323,7 @@ static av_status consumeStart(runtime *rt, char *err, size_t errlen) {
                         rd_kafka_err2str(kerr));
     /* The operations endpoints (metrics.h) answer from the status; one tick
      * first, so /healthz is fine before the loop's first iteration. */
-    runtimeTick(rt, runtimeMonoMs());
+    runtimeTick(rt, clockMonoMs());
     if (rt->cfg->metrics_port > 0 &&
         (st = metricsStart(rt->cfg->metrics_bind, (int)rt->cfg->metrics_port, &rt->st, &rt->metrics,
                            err, errlen)) != AV_OK)
@@ -358,7 +359,7 @@ static int consumeRun(const config *cfg, const runtime_opts *opts) {
     }
     rt->cfg = cfg;
     rt->opts = *opts;
-    rt->started_ms = runtimeMonoMs();
+    rt->started_ms = clockMonoMs();
     consumeBlockSignals();
     atomic_init(&sig.quit, false);
     if (pipe2(rt->wake, O_NONBLOCK | O_CLOEXEC) != 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "event_out.h"
 #include "log.h"
 
@@ -129,7 +130,7 @@ static void kafkaError(rd_kafka_t *rk, int err, const char *reason, void *opaque
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && h && h->st)
-        statusSetBrokerReachable(h->st, false, eventOutNowMs());
+        statusSetBrokerReachable(h->st, false, clockWallMs());
     /* A transport error repeats librdkafka's own FAIL log line (kafkaLog). */
     logMsg(err == RD_KAFKA_RESP_ERR__TRANSPORT ? CONFIG_LOG_DEBUG : CONFIG_LOG_WARN, &f, "%s: %s",
            rd_kafka_name(rk), reason);
@@ -137,7 +138,7 @@ static void kafkaError(rd_kafka_t *rk, int err, const char *reason, void *opaque
 
 static int kafkaStats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     const kafka_hooks *h = opaque;
-    if (h && h->st && kafkaStatsApply(h->st, json, len, eventOutNowMs()) != 0)
+    if (h && h->st && kafkaStatsApply(h->st, json, len, clockWallMs()) != 0)
         logComponent(CONFIG_LOG_DEBUG, "kafka", "%s: unreadable statistics", rd_kafka_name(rk));
     return 0; /* librdkafka frees json */
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event_out.h"
 
 #define LOG_MSG_MAX 4096
@@ -187,7 +188,7 @@ static void logVMsg(config_log_level level, const log_fields *f, const char *fmt
     line = malloc(LOG_LINE_MAX);
     if (!line)
         return;
-    n = logFormat(line, LOG_LINE_MAX, eventOutNowMs(), level, f, msg);
+    n = logFormat(line, LOG_LINE_MAX, clockWallMs(), level, f, msg);
     if (n > 0)
         logWrite(line, n);
     free(line);

@@ -18,16 +18,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct metrics_server {
     struct MHD_Daemon *daemon;
     status *st;
 };
-
-static int64_t metricsNowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* {"status": "ok"|"unavailable", "reasons": [...]} */
 static char *metricsVerdict(int ok, const char *const *reasons, size_t n) {
@@ -99,7 +95,7 @@ static enum MHD_Result metricsHandle(void *cls, struct MHD_Connection *c, const 
         return metricsReply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET only\n"), 9, "text/plain");
     status_snapshot s;
     statusSnapshot(m->st, &s);
-    int64_t now = metricsNowMs();
+    int64_t now = clockWallMs();
     enum MHD_Result ret;
     char *body = NULL;
     if (strcmp(url, "/metrics") == 0) {

@@ -31,16 +31,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codecs.h"
 #include "malpedia.h"
 #include "pipeline_internal.h"
 #include "secret.h"
-
-double pipelineNowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 void pipelineLogf(const pipeline *p, int level, const char *fmt, ...) {
     char buf[AV_ERRLEN * 2];
@@ -241,13 +236,13 @@ static event_error pipelineRun(pipeline_job *j) {
 
 void pipelineProcess(pipeline *p, const pipeline_input *in, pipeline_output *out) {
     memset(out, 0, sizeof(*out));
-    pipeline_job j = {.p = p, .in = in, .out = out, .start_ms = pipelineNowMs()};
+    pipeline_job j = {.p = p, .in = in, .out = out, .start_ms = clockMonoMsPrecise()};
     event_error code = pipelineRun(&j);
     pipelineJobRelease(&j);
     if (code != EVENT_ERR_NONE)
         pipelineFail(&j, code);
     out->timings =
-        (pipeline_timings){j.fetch_ms, j.crawl_ms, j.match_ms, pipelineNowMs() - j.start_ms};
+        (pipeline_timings){j.fetch_ms, j.crawl_ms, j.match_ms, clockMonoMsPrecise() - j.start_ms};
     eventFree(j.ev);
 }
 

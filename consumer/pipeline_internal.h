@@ -100,9 +100,6 @@ typedef struct pipeline_job {
 
 /* ------------------------------------------------------------ pipeline.c */
 
-/* Milliseconds of a monotonic clock, for timings. */
-double pipelineNowMs(void);
-
 /* The event's source for output events (topic defaults to input_topic). */
 event_source pipelineSource(const pipeline_job *j);
 

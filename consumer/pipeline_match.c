@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "match.h"
 #include "pipeline_internal.h"
 
@@ -149,16 +150,16 @@ static event_error pipelineMatchOne(pipeline_job *j, const pipeline_held *h, con
 
 event_error pipelineMatchVector(pipeline_job *j, const apivector *v, const char *text,
                                 double confidence, event_vector_source source) {
-    double t0 = pipelineNowMs();
+    double t0 = clockMonoMsPrecise();
     event_error code = pipelineGetCollections(j);
-    double t1 = pipelineNowMs();
+    double t1 = clockMonoMsPrecise();
     j->fetch_ms += t1 - t0;
     for (size_t i = 0; code == EVENT_ERR_NONE && i < j->nheld; i++) {
         if (j->held[i].stale)
             j->held_stale = 1;
         code = pipelineMatchOne(j, &j->held[i], v, text, confidence, source);
     }
-    j->match_ms += pipelineNowMs() - t1;
+    j->match_ms += clockMonoMsPrecise() - t1;
     return code;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "pipeline_internal.h"
 #include "scan.h"
 
@@ -108,7 +109,7 @@ static event_error pipelineResultEmit(pipeline_job *j, const pipeline_scanned *s
         .napis = napis,
         .stale = j->winapi_stale || s->db_stale || j->held_stale,
         .match_skipped = reason[0] ? reason : NULL,
-        .timings_ms = {j->fetch_ms, j->crawl_ms, j->match_ms, pipelineNowMs() - j->start_ms},
+        .timings_ms = {j->fetch_ms, j->crawl_ms, j->match_ms, clockMonoMsPrecise() - j->start_ms},
         .engine_version = APIVECTOR_VERSION,
         .winapi1024_sha256 = j->winapi_sha256,
     };
@@ -146,11 +147,11 @@ static event_error pipelineScan(pipeline_job *j, const apidb *db, dumpsrc_dump *
     opt.filter_distance = j->p->cfg->filter_distance;
     memcpy(s->sha256, dumpsrcSha256Hex(dump), SHA256_HEXLEN);
     s->size = dumpsrcSize(dump);
-    double t0 = pipelineNowMs();
+    double t0 = clockMonoMsPrecise();
     char msg[AV_ERRLEN];
     av_status st =
         scanRun(j->winapi, &db, 1, dumpsrcData(dump), (size_t)s->size, &opt, r, msg, sizeof(msg));
-    j->crawl_ms += pipelineNowMs() - t0;
+    j->crawl_ms += clockMonoMsPrecise() - t0;
     j->out->bytes_scanned += s->size;
     if (st == AV_OK)
         return EVENT_ERR_NONE;
@@ -163,11 +164,11 @@ event_error pipelineScanDump(pipeline_job *j, const char *vm_name) {
     dumpsrc_dump *dump = NULL;
     scan_result *r = NULL;
     pipeline_scanned s = {.vm_name = vm_name};
-    double t0 = pipelineNowMs();
+    double t0 = clockMonoMsPrecise();
     event_error code = pipelineGetDb(j, vm_name, &dbref, &s.db_stale);
     if (code == EVENT_ERR_NONE)
         code = pipelineOpenDump(j, &dump);
-    j->fetch_ms += pipelineNowMs() - t0;
+    j->fetch_ms += clockMonoMsPrecise() - t0;
     if (code == EVENT_ERR_NONE) {
         s.db = artifactObject(dbref);
         code = pipelineScan(j, s.db, dump, &s, &r);

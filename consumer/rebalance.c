@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -196,15 +197,15 @@ static size_t rebalanceAwayCount(runtime *rt, const rd_kafka_topic_partition_lis
 /* Lets the workers finish the revoked partitions' jobs, up to the deadline
  * or a second signal. */
 static void rebalanceWait(runtime *rt, const rd_kafka_topic_partition_list_t *parts) {
-    int64_t deadline = runtimeMonoMs() + rt->cfg->shutdown_timeout_ms;
+    int64_t deadline = clockMonoMs() + rt->cfg->shutdown_timeout_ms;
     /* While shutting down, the drain's deadline bounds every wait. */
     if (rt->stopping && rt->drain_deadline < deadline)
         deadline = rt->drain_deadline;
-    while (rebalanceAwayCount(rt, parts) > 0 && runtimeMonoMs() < deadline &&
+    while (rebalanceAwayCount(rt, parts) > 0 && clockMonoMs() < deadline &&
            atomic_load(&rt->signals) < 2 && !rt->fast) {
         rd_kafka_poll(rt->producer, 10); /* delivery reports */
         runtimeDrainDone(rt);
-        runtimeTick(rt, runtimeMonoMs()); /* /healthz: the loop is busy, not stuck */
+        runtimeTick(rt, clockMonoMs()); /* /healthz: the loop is busy, not stuck */
     }
 }
 

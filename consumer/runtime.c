@@ -18,20 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "event.h"
 #include "log.h"
-
-int64_t runtimeMonoMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t runtimeWallMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void runtimeFatal(runtime *rt, const char *fmt, ...) {
     va_list ap;
@@ -108,7 +97,7 @@ void runtimeMessage(runtime *rt, rd_kafka_message_t *msg) {
             runtimeFatal(rt, "out of memory tracking offsets");
             return;
     }
-    int64_t now = runtimeMonoMs();
+    int64_t now = clockMonoMs();
     job *j = jobNew(msg, trackerEpoch(p), now);
     if (!j) {
         rd_kafka_message_destroy(msg);
@@ -130,13 +119,13 @@ static uint32_t runtimeClampU32(int64_t v) {
 }
 
 static void runtimeRetry(runtime *rt, tracker_part *p, job *j) {
-    int64_t now = runtimeMonoMs();
+    int64_t now = clockMonoMs();
     if (!j->retrying) {
         j->retrying = true;
         trackerRetryBegin(p);
         backoffInit(&j->retry_backoff, runtimeClampU32(rt->cfg->retry_backoff_ms),
                     runtimeClampU32(rt->cfg->retry_backoff_max_ms),
-                    (uint64_t)j->offset * 0x9e3779b97f4a7c15ULL ^ (uint64_t)runtimeWallMs());
+                    (uint64_t)j->offset * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clockWallMs());
     }
     uint32_t delay = backoffNext(&j->retry_backoff);
     jobResetOutcome(j);
@@ -320,7 +309,7 @@ void runtimeApplyPauses(runtime *rt) {
 /* ------------------------------------------------------------ commits */
 
 void runtimeCommit(runtime *rt, bool sync, tracker_part *only) {
-    int64_t now = runtimeMonoMs();
+    int64_t now = clockMonoMs();
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < trackerCount(rt->tr); i++) {
         tracker_part *p = trackerAt(rt->tr, i);
@@ -375,7 +364,7 @@ void runtimeCommitResult(void *opaque, rd_kafka_resp_err_t err,
 void runtimeDelivery(void *opaque, const rd_kafka_message_t *msg) {
     runtime *rt = opaque;
     if (!msg->err)
-        statusSetBrokerReachable(&rt->st, true, runtimeWallMs());
+        statusSetBrokerReachable(&rt->st, true, clockWallMs());
     workersDelivery(rt->wk, msg);
 }
 
@@ -416,7 +405,7 @@ void runtimeTick(runtime *rt, int64_t now_ms) {
         .producer_queue_depth = rt->producer ? rd_kafka_outq_len(rt->producer) : 0,
         .winapi_loaded = pipelineReady(rt->pipe) != 0,
     };
-    statusTick(&rt->st, runtimeWallMs(), &g);
+    statusTick(&rt->st, clockWallMs(), &g);
     if (now_ms - rt->last_status_ms >= 1000) {
         artifact_stats a;
         pipelineArtifactStats(rt->pipe, &a);

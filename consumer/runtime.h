@@ -81,11 +81,6 @@ typedef struct runtime {
     runtime_counts counts;
 } runtime;
 
-/* Milliseconds of the monotonic clock (durations, deadlines) and of the wall
- * clock (status timestamps). */
-int64_t runtimeMonoMs(void);
-int64_t runtimeWallMs(void);
-
 /* Takes one message from rd_kafka_consumer_poll (ownership passes). */
 void runtimeMessage(runtime *rt, rd_kafka_message_t *msg);
 

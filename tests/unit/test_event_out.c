@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "event_out.h"
 
 #define SHA "40c4ab3ac4b3ba2ad7323cdd4d50090b7bc99a157fb14752d44955b935b21342"
@@ -117,7 +118,7 @@ static void test_result_optional_parts(void **state) {
     r.match_skipped = "confidence 25.50 is not above min_confidence 50.00";
     r.stale = true;
     r.produced_at_ms = 0;
-    int64_t before = eventOutNowMs();
+    int64_t before = clockWallMs();
     json_t *j = build_result(&r);
     assert_null(json_object_get(j, "apis"));
     assert_string_equal(
@@ -443,7 +444,7 @@ static void test_timestamps_and_utf8(void **state) {
     assert_string_equal(eventOutTimestamp(T0, buf, sizeof(buf)), "2024-05-01T12:00:00.123Z");
     assert_string_equal(eventOutTimestamp(951782400999LL, buf, sizeof(buf)),
                         "2000-02-29T00:00:00.999Z");
-    assert_true(eventOutNowMs() > T0);
+    assert_true(clockWallMs() > T0);
     assert_true(eventOutIsUtf8("", 0));
     assert_true(eventOutIsUtf8("\xf0\x9f\x98\x80 \xef\xbf\xbd", 8));
     assert_false(eventOutIsUtf8("\xf0\x9f\x98", 3));
