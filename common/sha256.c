@@ -11,6 +11,8 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
+
 av_status sha256Init(sha256_ctx *c, char *err, size_t errlen) {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md)
@@ -75,21 +77,11 @@ void sha256Hex(const unsigned char digest[SHA256_LEN], char hex[SHA256_HEXLEN]) 
     hex[2 * SHA256_LEN] = '\0';
 }
 
-static int sha256HexValue(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 av_status sha256FromHex(const char *hex, unsigned char out[SHA256_LEN], char *err, size_t errlen) {
     if (!hex || strlen(hex) != 2 * SHA256_LEN)
         return avErrorf(err, errlen, AV_ERR_PARSE, "sha256: expected 64 hex characters");
     for (int i = 0; i < SHA256_LEN; i++) {
-        int hi = sha256HexValue(hex[2 * i]), lo = sha256HexValue(hex[2 * i + 1]);
+        int hi = hexDigitValue(hex[2 * i]), lo = hexDigitValue(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return avErrorf(err, errlen, AV_ERR_PARSE,
                             "sha256: character %d of \"%.64s\" is not hex",

@@ -58,6 +58,22 @@ void cliError(const char *cmd, const char *fmt, ...) {
     va_end(ap);
 }
 
+collection *cliLoadCollection(const char *cmd, const char *path) {
+    char err[AV_ERRLEN];
+    char *text;
+    size_t len;
+    collection *c = NULL;
+    if (fileRead(path, 1u << 30, &text, &len, err, sizeof(err)) != AV_OK ||
+        collectionParse(text, len, path, &c, err, sizeof(err)) != AV_OK) {
+        cliError(cmd, "collection: %s", err);
+        c = NULL;
+    }
+    free(text);
+    for (size_t i = 0; c && i < collectionWarningCount(c) && collectionWarning(c, i); i++)
+        fprintf(stderr, "apivector %s: warning: %s\n", cmd, collectionWarning(c, i));
+    return c;
+}
+
 void cliPrintMatches(const collection *c, const apivector *v, size_t k) {
     size_t n = collectionSize(c);
     match_hit *hits = malloc((n ? n : 1) * sizeof(*hits));

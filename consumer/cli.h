@@ -31,6 +31,10 @@ const char *cliWinapiPath(const char *flag_value);
 /* Loads the WinApi1024 table; prints the error and returns NULL on failure. */
 winapi_table *cliLoadWinapi(const char *path);
 
+/* Loads a collection CSV, printing skipped lines as warnings and any error
+ * as "apivector <cmd>: ..."; NULL on failure. */
+collection *cliLoadCollection(const char *cmd, const char *path);
+
 /* Prints the top k family matches (best score per family) and the top k
  * individual matches of v against c, as the reference's renderer does. */
 void cliPrintMatches(const collection *c, const apivector *v, size_t k);

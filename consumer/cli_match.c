@@ -55,19 +55,9 @@ static int matchAgainstVector(const winapi_table *t, const apivector *a, const c
 
 static int matchAgainstCollection(const winapi_table *t, const apivector *v, const char *text,
                                   const char *path, size_t k, int json) {
-    char err[AV_ERRLEN];
-    char *csv;
-    size_t len;
-    collection *c = NULL;
-    if (fileRead(path, 1u << 30, &csv, &len, err, sizeof(err)) != AV_OK ||
-        collectionParse(csv, len, path, &c, err, sizeof(err)) != AV_OK) {
-        cliError("match", "collection: %s", err);
-        free(csv);
+    collection *c = cliLoadCollection("match", path);
+    if (!c)
         return CLI_INPUT;
-    }
-    free(csv);
-    for (size_t i = 0; i < collectionWarningCount(c) && collectionWarning(c, i); i++)
-        fprintf(stderr, "apivector match: warning: %s\n", collectionWarning(c, i));
     if (json) {
         json_t *doc = scanJsonMatches(t, c, path, v, text);
         json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(17));

@@ -136,22 +136,6 @@ static apidb *scanLoadDb(const char *path, int ignore_aslr) {
     return db;
 }
 
-static collection *scanLoadCollection(const char *path) {
-    char err[AV_ERRLEN];
-    char *text;
-    size_t len;
-    collection *c = NULL;
-    if (fileRead(path, SCAN_MAX_FILE, &text, &len, err, sizeof(err)) != AV_OK ||
-        collectionParse(text, len, path, &c, err, sizeof(err)) != AV_OK) {
-        cliError("scan", "collection: %s", err);
-        c = NULL;
-    }
-    free(text);
-    for (size_t i = 0; c && i < collectionWarningCount(c) && collectionWarning(c, i); i++)
-        fprintf(stderr, "apivector scan: warning: %s\n", collectionWarning(c, i));
-    return c;
-}
-
 static int scanStrCompare(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -280,7 +264,7 @@ int cliScanMain(int argc, char **argv) {
         if (!(dbs[i] = scanLoadDb(c.dbs[i], c.ignore_aslr)))
             rc = CLI_INPUT;
     for (size_t i = 0; rc == CLI_OK && i < c.ncollections; i++)
-        if (!(colls[i] = scanLoadCollection(c.collections[i])))
+        if (!(colls[i] = cliLoadCollection("scan", c.collections[i])))
             rc = CLI_INPUT;
     if (rc == CLI_OK)
         rc = scanExecute(&c, t, dbs, colls);
