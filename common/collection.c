@@ -146,14 +146,6 @@ static void stripSlice(const char **s, size_t *n) {
         (*n)--;
 }
 
-static uint32_t vectorWeight(const apivector *v) {
-    uint32_t w = 0;
-    for (unsigned b = 0; b < WINAPI_BITS; b++)
-        if (vectorTest(v, b))
-            w += WINAPI_BITS - 1 - b;
-    return w;
-}
-
 /* Handles one line; returns 0 only on allocation failure. */
 static int collectionLine(collection *c, str_hash *fam, str_hash *ent, const char *line, size_t n,
                           const char *source, size_t lineno) {

@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t matchWeight(const apivector *v) {
-    uint32_t w = 0;
-    for (unsigned i = 0; i < 16; i++)
-        for (uint64_t x = v->w[i]; x; x &= x - 1)
-            w += WINAPI_BITS - 1 - (i * 64 + (unsigned)__builtin_ctzll(x));
-    return w;
-}
-
 static uint32_t matchIntersection(const apivector *a, const apivector *b) {
     uint32_t w = 0;
     for (unsigned i = 0; i < 16; i++)
@@ -34,13 +26,13 @@ static double matchRatio(uint32_t inter, uint32_t wa, uint32_t wb) {
 }
 
 double matchScore(const apivector *a, const apivector *b) {
-    return matchRatio(matchIntersection(a, b), matchWeight(a), matchWeight(b));
+    return matchRatio(matchIntersection(a, b), vectorWeight(a), vectorWeight(b));
 }
 
 void matchCollection(const collection *c, const apivector *v, match_hit *out) {
     const collection_entry *e = collectionEntries(c);
     size_t n = collectionSize(c);
-    uint32_t wv = matchWeight(v);
+    uint32_t wv = vectorWeight(v);
     for (size_t i = 0; i < n; i++) {
         out[i].entry = (uint32_t)i;
         out[i].score = matchRatio(matchIntersection(v, &e[i].vector), wv, e[i].weight);

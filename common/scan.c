@@ -63,8 +63,8 @@ static void scanAnnotate(scan_result *r, const pe_imports *imp, crawl_rows *rows
     }
 }
 
-static av_status scanDb(scan_result *r, const winapi_table *t, scan_db *sd,
-                        const filter_options *fo, char *err, size_t errlen) {
+static av_status scanDb(const winapi_table *t, scan_db *sd, const filter_options *fo, char *err,
+                        size_t errlen) {
     sd->filtered.rows = malloc((sd->crawl.n ? sd->crawl.n : 1) * sizeof(crawl_row));
     if (!sd->filtered.rows)
         return avErrorf(err, errlen, AV_ERR_NOMEM, "scan: out of memory");
@@ -98,7 +98,7 @@ static av_status scanStages(scan_result *r, const winapi_table *t, const apidb *
         1, r->base_address_used, len, opt->from_address, opt->to_address, opt->filter_distance};
     for (size_t i = 0; i < r->ndbs && st == AV_OK; i++) {
         scanAnnotate(r, &imp, &r->dbs[i].crawl);
-        st = scanDb(r, t, &r->dbs[i], &fo, err, errlen);
+        st = scanDb(t, &r->dbs[i], &fo, err, errlen);
     }
     peImportsFree(&imp);
     return st;

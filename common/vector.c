@@ -25,6 +25,14 @@ unsigned vectorPopcount(const apivector *v) {
     return n;
 }
 
+uint32_t vectorWeight(const apivector *v) {
+    uint32_t w = 0;
+    for (unsigned i = 0; i < 16; i++)
+        for (uint64_t x = v->w[i]; x; x &= x - 1)
+            w += WINAPI_BITS - 1 - (i * 64 + (unsigned)__builtin_ctzll(x));
+    return w;
+}
+
 static void vectorStatsFinish(const apivector *v, unsigned unique, vector_stats *stats) {
     stats->num_unique_apis = unique;
     stats->in_api_vector = vectorPopcount(v);

@@ -44,6 +44,9 @@ static inline void vectorSet(apivector *v, unsigned bit) {
 
 unsigned vectorPopcount(const apivector *v);
 
+/* Sum of the ranks (weights) of the set bits: rank = 1023 - bit. */
+uint32_t vectorWeight(const apivector *v);
+
 /* Vector of a DB's rows. Fails only with AV_ERR_NOMEM. */
 av_status vectorFromRows(const winapi_table *t, const apidb *db, const crawl_row *rows, size_t n,
                          apivector *out, vector_stats *stats, char *err, size_t errlen);
